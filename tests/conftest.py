@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny random CLIP checkpoint and a small EuroSAT folder in CoOp's layout."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    # train.py, trainers/ and datasets/ live at the repository root, as in CoOp.
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.layouts import write_eurosat  # noqa: E402
+from tests.tiny_clip import save_tiny_clip  # noqa: E402
+
+TINY_INPUT_SIZE = "(64, 64)"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_checkpoint(tmp_path_factory) -> Path:
+    return save_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny_rn.pt")
+
+
+@pytest.fixture(scope="session")
+def eurosat_root(tmp_path_factory) -> Path:
+    """A DATASET.ROOT holding eurosat/ with 10 classes x 10 images (5 train, 2 val, 3 test per class)."""
+    root = tmp_path_factory.mktemp("data")
+    write_eurosat(root, n_per_class=10)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path, monkeypatch):
+    """Feature-store and few-shot caches go to a per-test folder, never to the user's home."""
+    monkeypatch.setenv("SAFE_CLIP_CACHE", str(tmp_path / "store"))
+    monkeypatch.setenv("SAFE_CLIP_DATA_CACHE", str(tmp_path / "data_cache"))
+    monkeypatch.setenv("SAFE_CLIP_NO_DOWNLOAD", "1")
+    yield
+
+
+def tiny_opts(checkpoint: Path, *extra: str) -> list[str]:
+    """KEY VALUE overrides that point a run at the tiny CLIP."""
+    return ["MODEL.BACKBONE.NAME", str(checkpoint), "INPUT.SIZE", TINY_INPUT_SIZE, "DATALOADER.NUM_WORKERS", "0", *extra]
+
+
+os.environ.setdefault("TQDM_DISABLE", "1")
