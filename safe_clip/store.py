@@ -181,8 +181,11 @@ def fill_store(
     missing = [request for request in requests if not store.contains(request.key)]
     if not missing:
         return 0
+    # A private generator: creating a loader iterator draws a seed, and a cold store must leave the global RNG
+    # exactly as a warm one does, or seeded runs would differ depending on what was cached.
     loader = DataLoader(
-        _ViewImages(missing, transform), batch_size=batch_size, shuffle=False, num_workers=num_workers
+        _ViewImages(missing, transform), batch_size=batch_size, shuffle=False, num_workers=num_workers,
+        generator=torch.Generator(),
     )
     for indices, images in tqdm(loader, desc=description, unit="batch"):
         outputs = encoder(images.to(device))

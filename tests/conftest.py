@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,36 @@ def tiny_opts(checkpoint: Path, *extra: str) -> list[str]:
 
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Session-wide defaults for module-scoped fixtures; `isolated_caches` gives each test its own folders on top.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="safe_clip_tests_")
+os.environ["SAFE_CLIP_CACHE"] = os.path.join(_SESSION_CACHE, "store")
+os.environ["SAFE_CLIP_DATA_CACHE"] = os.path.join(_SESSION_CACHE, "data_cache")
+os.environ["SAFE_CLIP_NO_DOWNLOAD"] = "1"
+
+
+@pytest.fixture
+def run_train():
+    """Runs train.py's `run(argv)` in-process and returns its exit status; Dassl's logger replaces sys.stdout, so
+    it is restored afterwards."""
+    import train
+
+    def _run(argv: list[str]) -> int:
+        saved_stdout = sys.stdout
+        try:
+            return train.run([str(arg) for arg in argv])
+        finally:
+            sys.stdout = saved_stdout
+
+    return _run
+
+
+def train_argv(root: Path, output_dir: Path, trainer: str, checkpoint: Path, *extra: str, seed: int = 1,
+               config: str = "rn50", dataset: str = "eurosat") -> list[str]:
+    """train.py arguments for `trainer` on the tiny CLIP and a synthetic dataset folder."""
+    return [
+        "--root", str(root), "--seed", str(seed), "--trainer", trainer,
+        "--dataset-config-file", str(REPO_ROOT / "configs" / "datasets" / f"{dataset}.yaml"),
+        "--config-file", str(REPO_ROOT / "configs" / "trainers" / trainer / f"{config}.yaml"),
+        "--output-dir", str(output_dir),
+        *tiny_opts(checkpoint, *extra),
+    ]

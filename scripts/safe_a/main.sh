@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# SAFE_A: seeds 1 2 3 on DATASET with SHOTS shots per class.
+# Usage: bash scripts/safe_a/main.sh DATASET SHOTS [KEY VALUE ...]   (e.g. bash scripts/safe_a/main.sh eurosat 16)
+# Environment: DATA (./data), OUTPUT (./output), CFG (rn50), SEEDS ("1 2 3").
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/run_seeds.sh"
+run_seeds SAFE_A "$@"
