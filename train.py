@@ -134,6 +134,28 @@ def check_registered(cfg) -> None:
             raise UserError(f"unknown {what} {name!r}; set {flag} to one of {', '.join(sorted(available))}")
 
 
+class _NonClosingStream:
+    """Forwards to a stream but ignores close(): Dassl 0.6.3's Logger closes the console it wraps when it is
+    garbage-collected, which would close the real stdout (or a caller's capture) under it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def start_log_file(output_dir: str) -> None:
+    from safe_clip.dassl import setup_logger
+
+    setup_logger(output_dir)
+    if getattr(sys.stdout, "console", None) is not None:
+        sys.stdout.console = _NonClosingStream(sys.stdout.console)
+
+
 def write_config(cfg) -> None:
     from safe_clip.io import atomic_write_text
 
@@ -147,13 +169,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Registers every dataset and trainer of the suite (import side effects, as in CoOp).
     import datasets  # noqa: F401
     import trainers  # noqa: F401
-    from safe_clip.dassl import IMPLEMENTATION, build_trainer, set_random_seed, setup_logger
+    from safe_clip.dassl import IMPLEMENTATION, build_trainer, set_random_seed
 
     check_registered(cfg)
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         set_random_seed(cfg.SEED)
-    setup_logger(cfg.OUTPUT_DIR)
+    start_log_file(cfg.OUTPUT_DIR)
     print(f"Dassl: {IMPLEMENTATION}")
     print_args(args, cfg)
     write_config(cfg)
