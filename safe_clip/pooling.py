@@ -28,10 +28,12 @@ class ResNetTrunk(nn.Module):
 
     def __init__(self, visual: nn.Module):
         super().__init__()
-        self.stem = nn.ModuleList(
-            [visual.conv1, visual.bn1, visual.relu1, visual.conv2, visual.bn2, visual.relu2,
-             visual.conv3, visual.bn3, visual.relu3, visual.avgpool]
-        )
+        stem = []
+        for index in (1, 2, 3):
+            # OpenAI's current code has relu1..relu3; older copies (e.g. CoOp's clip/) share one `relu`.
+            relu = getattr(visual, f"relu{index}", None) or visual.relu
+            stem += [getattr(visual, f"conv{index}"), getattr(visual, f"bn{index}"), relu]
+        self.stem = nn.ModuleList(stem + [visual.avgpool])
         self.layers = nn.ModuleList([visual.layer1, visual.layer2, visual.layer3, visual.layer4])
 
     @property
@@ -118,7 +120,8 @@ class SafePooling(nn.Module):
     def __init__(self, original: nn.Module, tune: Sequence[str] = POOLING_GROUPS, blend: float = 0.5):
         super().__init__()
         self.pooling = tuned_copy(original, tune)
-        self.register_buffer("blend", torch.tensor(float(blend)))
+        # float64, so the value in results.json and the checkpoint's are the same number.
+        self.register_buffer("blend", torch.tensor(float(blend), dtype=torch.float64))
 
     def forward(self, dense_maps: torch.Tensor) -> torch.Tensor:
         return self.pooling(dense_maps.float())
