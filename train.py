@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-dir", type=str, default="", help="load model from this directory for eval-only mode")
     parser.add_argument("--load-epoch", type=int, help="load model weights at this epoch for evaluation")
     parser.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download a missing dataset (also: SAFE_CLIP_NO_DOWNLOAD=1)")
     parser.add_argument("opts", default=None, nargs=argparse.REMAINDER, help="modify config options using the command-line")
     return parser
 
@@ -170,6 +172,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import datasets  # noqa: F401
     import trainers  # noqa: F401
     from safe_clip.dassl import IMPLEMENTATION, build_trainer, set_random_seed
+    from safe_clip.data import ensure_dataset
 
     check_registered(cfg)
     if cfg.SEED >= 0:
@@ -182,6 +185,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("Collecting env info ...")
     print(f"** System info **\n{environment_summary()}\n")
 
+    # A missing dataset that is freely downloadable is fetched into DATASET.ROOT first (CoOp's layout).
+    ensure_dataset(cfg, download=False if args.no_download else None)
     trainer = build_trainer(cfg)
     if args.eval_only:
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
