@@ -1,50 +1,50 @@
 """Atomic writes: a file is either absent or complete, never half-written, whatever interrupts the writer.
 
 Each writer fills a temporary file in the target's folder and renames it over the target (`os.replace` is atomic
-on POSIX and Windows within one file system), so a later run never trusts a truncated checkpoint, store entry or
-results.json.
+within one file system), so a later run never trusts a truncated checkpoint, store entry, cache or results.json.
+Every writer of the project (the built-in engine's checkpoints included) goes through `atomic_write`.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any, Iterator, Union
+import uuid
+from typing import Any, Callable, Union
 
 import torch
 
 PathLike = Union[str, os.PathLike]
 
 
-@contextmanager
-def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Opens a temporary file beside `path`; on a clean exit it is flushed, synced and renamed to `path`."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
+    """Calls `write(temporary_path)` on a file beside `path`, then renames it onto `path`. If `write` raises
+    (KeyboardInterrupt included), `path` keeps its previous content and the temporary file is removed."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    # Not tempfile.mkstemp: its files are private (mode 0600); `write` creates this one with the usual umask.
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(descriptor, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        write(temporary)
+        os.replace(temporary, path)
     except BaseException:
-        # KeyboardInterrupt included: the target keeps its previous content.
-        Path(temporary).unlink(missing_ok=True)
+        if os.path.exists(temporary):
+            os.remove(temporary)
         raise
 
 
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
-    with atomic_open(path, "wb") as handle:
-        torch.save(obj, handle)
+    atomic_write(path, lambda temporary: torch.save(obj, temporary))
 
 
 def atomic_write_text(text: str, path: PathLike) -> None:
-    with atomic_open(path, "w") as handle:
-        handle.write(text)
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    atomic_write(path, write)
 
 
 def atomic_write_json(obj: Any, path: PathLike) -> None:
-    atomic_write_text(json.dumps(obj, indent=4, separators=(",", ": ")) + "\n", path)
+    """JSON with Dassl's formatting (indent 4, `": "`), which is also the format of CoOp's split files."""
+    atomic_write_text(json.dumps(obj, indent=4, separators=(",", ": ")), path)

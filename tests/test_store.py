@@ -87,8 +87,9 @@ def test_an_interrupted_write_leaves_no_entry(tmp_path, monkeypatch):
     store = TensorStore(tmp_path, "dense-abc")
     key = "ab" * 32
 
-    def failing_save(obj, handle):
-        handle.write(b"partial")
+    def failing_save(obj, path):
+        with open(path, "wb") as handle:
+            handle.write(b"partial")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", failing_save)

@@ -8,7 +8,7 @@ folders appear).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def gdrive_url(file_id: str) -> str:

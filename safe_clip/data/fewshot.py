@@ -29,7 +29,8 @@ import pickle
 import random
 from typing import Any, Sequence
 
-from safe_clip.data.splits import datum_class, split_entries, write_json_atomic
+from safe_clip.data.splits import datum_class, split_entries
+from safe_clip.io import atomic_write_json
 
 DATA_CACHE_VARIABLE = "SAFE_CLIP_DATA_CACHE"
 CACHE_VARIABLE = "SAFE_CLIP_CACHE"
@@ -255,7 +256,7 @@ def few_shot_splits(
         if picked_val is not None:
             content["val"] = split_entries(picked_val, dataset_dir)
         try:
-            write_json_atomic(content, cache_path)
+            atomic_write_json(content, cache_path)
             print(f"Saved few-shot split to {cache_path}")
         except OSError as error:
             print(f"Note: could not cache the few-shot split at {cache_path} ({error}); continuing without")

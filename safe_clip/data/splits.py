@@ -24,6 +24,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterable, Sequence
 
 from safe_clip.errors import UserError
+from safe_clip.io import atomic_write_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 
@@ -139,22 +140,8 @@ def save_split(train: list, val: list, test: list, filepath: str, path_prefix: s
         "val": split_entries(val, path_prefix),
         "test": split_entries(test, path_prefix),
     }
-    write_json_atomic(split, filepath)
+    atomic_write_json(split, filepath)
     print(f"Saved split to {filepath}")
-
-
-def write_json_atomic(obj: Any, filepath: str) -> None:
-    """`json.dump` with Dassl's formatting (indent 4) to a temporary file, then renamed over `filepath`."""
-    directory = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    temporary = f"{filepath}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "w") as handle:
-            json.dump(obj, handle, indent=4, separators=(",", ": "))
-        os.replace(temporary, filepath)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def read_and_split_data(

@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 
 from safe_clip.engine.errors import UserFileNotFoundError
-from safe_clip.engine.utils import atomic_write, mkdir_if_missing
+from safe_clip.engine.utils import mkdir_if_missing
+from safe_clip.io import atomic_write, atomic_write_text
 
 __all__ = [
     "POINTER_FILE",
@@ -43,14 +44,6 @@ def _without_module_prefix(state_dict: dict[str, Any]) -> OrderedDict[str, Any]:
     )
 
 
-def _write_text(fpath: str, text: str) -> None:
-    def write(path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    atomic_write(fpath, write)
-
-
 def save_checkpoint(
     state: dict[str, Any],
     save_dir: str,
@@ -71,7 +64,7 @@ def save_checkpoint(
     atomic_write(fpath, lambda path: torch.save(state, path))
     print(f"Checkpoint saved to {fpath}")
 
-    _write_text(os.path.join(save_dir, POINTER_FILE), f"{os.path.basename(fpath)}\n")
+    atomic_write_text(f"{os.path.basename(fpath)}\n", os.path.join(save_dir, POINTER_FILE))
 
     if is_best:
         best_fpath = os.path.join(os.path.dirname(fpath), BEST_FILE)

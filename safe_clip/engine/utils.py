@@ -6,14 +6,15 @@ import os
 import platform
 import random
 import sys
-import uuid
 import warnings
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import PIL
 import torch
 from PIL import Image
+
+from safe_clip.io import atomic_write, atomic_write_json
 
 __all__ = [
     "atomic_write",
@@ -44,25 +45,6 @@ def check_isfile(fpath: str) -> bool:
     return isfile
 
 
-def atomic_write(fpath: str, write: Callable[[str], None]) -> None:
-    """Calls `write(temp_path)` on a temporary file next to `fpath`, then renames it onto `fpath`.
-
-    A reader never sees a half-written file, and when `write` raises, `fpath` keeps its old content and the
-    temporary file is removed.
-    """
-    directory = os.path.dirname(fpath) or "."
-    mkdir_if_missing(directory)
-    # Not tempfile.mkstemp: its files are private (mode 0600); `write` creates this one with the usual umask.
-    temp_path = os.path.join(directory, f".{os.path.basename(fpath)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(temp_path)
-        os.replace(temp_path, fpath)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-
-
 def read_json(fpath: str) -> Any:
     with open(fpath, "r", encoding="utf-8") as f:
         return json.load(f)
@@ -70,12 +52,7 @@ def read_json(fpath: str) -> Any:
 
 def write_json(obj: Any, fpath: str) -> None:
     """Writes `obj` as Dassl does (indent 4), atomically, creating the parent folder."""
-
-    def dump(path: str) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=4, separators=(",", ": "))
-
-    atomic_write(fpath, dump)
+    atomic_write_json(obj, fpath)
 
 
 def set_random_seed(seed: int) -> None:

@@ -106,10 +106,10 @@ def test_pointer_write_failure_keeps_the_old_pointer(tmp_path, monkeypatch) -> N
     save_dir = str(tmp_path / "m")
     save_checkpoint(state, save_dir)
 
-    def fail(fpath, text):
+    def fail(text, fpath):
         raise OSError("interrupted")
 
-    monkeypatch.setattr(checkpoint_module, "_write_text", fail)
+    monkeypatch.setattr(checkpoint_module, "atomic_write_text", fail)
     with pytest.raises(OSError):
         save_checkpoint(dict(state, epoch=2), save_dir)
     with open(os.path.join(save_dir, "checkpoint")) as pointer:
