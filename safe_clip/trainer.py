@@ -7,7 +7,6 @@ last-epoch checkpoints, and per-epoch LR stepping. Subclasses override Dassl's h
 """
 from __future__ import annotations
 
-import os
 import os.path as osp
 from typing import Any, Optional
 
@@ -20,7 +19,8 @@ from safe_clip.dassl import IMPLEMENTATION, TrainerX, compute_accuracy, load_che
 from safe_clip.encoder import FrozenImageEncoder
 from safe_clip.errors import UserError
 from safe_clip.features import class_logits, l2_normalize
-from safe_clip.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from safe_clip.engine.checkpoint import save_checkpoint as atomic_save_checkpoint
+from safe_clip.io import atomic_write_json
 from safe_clip.optim import apply_adam_eps
 from safe_clip.store import StoredViews, TensorStore, fill_store, resolve_store_dir, view_requests
 from safe_clip.templates import templates_for_dataset
@@ -220,29 +220,22 @@ class ClipTrainer(TrainerX):
             "dassl": IMPLEMENTATION,
         }
         atomic_write_json(record, osp.join(self.output_dir, RESULTS_FILE))
-        atomic_write_text(cfg.dump(), osp.join(self.output_dir, "config.yaml"))
         print(f"Results saved to {osp.join(self.output_dir, RESULTS_FILE)}")
 
     # ------------------------------------------------------------------ checkpoints
     def save_model(self, epoch, directory, is_best=False, val_result=None, model_name="") -> None:
-        """Dassl's checkpoint layout and keys, written atomically (file and `checkpoint` pointer)."""
+        """Dassl's `save_model`, through the project's atomic `save_checkpoint` on either Dassl (real Dassl's
+        writes in place, so an interruption could leave a truncated checkpoint that a later run trusts)."""
         for name in self.get_model_names():
-            model_dir = osp.join(directory, name)
-            file_name = model_name or f"model.pth.tar-{epoch + 1}"
             optimizer, scheduler = self._optims[name], self._scheds[name]
             state = {
-                "state_dict": {k.removeprefix("module."): v for k, v in self._models[name].state_dict().items()},
+                "state_dict": self._models[name].state_dict(),
                 "epoch": epoch + 1,
                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "val_result": val_result,
             }
-            atomic_torch_save(state, osp.join(model_dir, file_name))
-            atomic_write_text(file_name + "\n", osp.join(model_dir, "checkpoint"))
-            print(f"Checkpoint saved to {osp.join(model_dir, file_name)}")
-            if is_best:
-                atomic_torch_save(state, osp.join(model_dir, "model-best.pth.tar"))
-                print(f'Best checkpoint saved to "{osp.join(model_dir, "model-best.pth.tar")}"')
+            atomic_save_checkpoint(state, osp.join(directory, name), is_best=is_best, model_name=model_name)
 
     def load_model(self, directory: str, epoch: Optional[int] = None) -> None:
         """CoOp's `load_model`, fixed: last-epoch checkpoints (val_result None) load, and without `--load-epoch`
