@@ -107,7 +107,9 @@ def format_table(rows: Sequence[dict], table_format: str) -> str:
     headers = ["trainer", "dataset", "shots", "accuracy (%)", "std", "n"]
     body = [[row["trainer"], row["dataset"], row["shots"], f"{row['mean']:.2f}",
              "-" if math.isnan(row["std"]) else f"{row['std']:.2f}", row["n"]] for row in rows]
-    return tabulate(body, headers=headers, tablefmt="pipe" if table_format == "markdown" else "simple")
+    # disable_numparse keeps "73.00" as written (tabulate would print 73).
+    return tabulate(body, headers=headers, tablefmt="pipe" if table_format == "markdown" else "simple",
+                    disable_numparse=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
