@@ -5,13 +5,14 @@ Per-dataset defaults follow Tip-Adapter's released configs (keyed by Dassl regis
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from safe_clip.features import class_logits, l2_normalize
+from safe_clip.search import search_tip_alpha_beta, tip_search_grid
 
 # Tip-Adapter's search_scale [beta_max, alpha_max] per dataset.
 TIP_SEARCH_SCALE: dict[str, tuple[float, float]] = {
@@ -110,8 +111,8 @@ class ClipAdapter(nn.Module):
         self.register_buffer("ratio", torch.tensor(float(ratio)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if float(self.ratio) == 0.0:
-            return features
+        # One formula for every ratio, so the MLP stays in the graph (a trainer can step it at ratio 0); at ratio 0
+        # it is f exactly: 1 * f + 0 * MLP(f), and MLP(f) >= 0 after its ReLU.
         return self.ratio * self.mlp(features) + (1.0 - self.ratio) * features
 
     def logits(self, features: torch.Tensor, text_classifier: torch.Tensor, logit_scale: float) -> torch.Tensor:
@@ -153,3 +154,79 @@ def fit_on_views(
             total_loss += loss.item() * len(batch)
         if (epoch + 1) % 10 == 0 or epoch + 1 == epochs:
             log(f"adapter epoch [{epoch + 1}/{epochs}] loss {total_loss / count:.4f}")
+
+
+# ---------------------------------------------------------------------------------------------------- Tip stages
+# The stages every Tip-Adapter head goes through, whatever feature it sits on (TipAdapter and TipAdapterF on the
+# original feature f0, SAFE-A on the blended feature): build the cache, optionally fine-tune, choose alpha/beta.
+
+
+def build_tip_adapter(
+    cache_size: int,
+    feature_dim: int,
+    num_classes: int,
+    learnable_keys: bool,
+    dataset: str,
+    init_alpha: float = -1.0,
+    init_beta: float = 1.0,
+) -> TipAdapter:
+    """A Tip-Adapter cache model with Tip-Adapter's initial alpha for `dataset` (unless `init_alpha` >= 0)."""
+    return TipAdapter(
+        cache_size=cache_size,
+        feature_dim=feature_dim,
+        num_classes=num_classes,
+        learnable_keys=learnable_keys,
+        alpha=tip_init_alpha(dataset, init_alpha),
+        beta=init_beta,
+    )
+
+
+def tip_cache_keys(normalized_view_features: torch.Tensor) -> torch.Tensor:
+    """Tip-Adapter's cache keys from normalised features of every augmented view, [N, V, D]: per image, the
+    normalised mean over its views."""
+    return l2_normalize(normalized_view_features.mean(dim=1))
+
+
+def fine_tune_adapter(
+    adapter: nn.Module,
+    logits_of: Callable[[torch.Tensor], torch.Tensor],
+    view_features: torch.Tensor,
+    labels: torch.Tensor,
+    **recipe,
+) -> None:
+    """Trains the trainable parameters of `adapter` with cross-entropy on `logits_of(features)` by `fit_on_views`
+    (`recipe`: its epochs, batch_size, lr, eps and log), then leaves the adapter in eval mode."""
+    adapter.train()
+
+    def batch_loss(features: torch.Tensor, batch_labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits_of(features), batch_labels)
+
+    trainable = [parameter for parameter in adapter.parameters() if parameter.requires_grad]
+    with torch.enable_grad():
+        fit_on_views(trainable, batch_loss, view_features, labels, **recipe)
+    adapter.eval()
+
+
+@torch.no_grad()
+def choose_tip_alpha_beta(
+    adapter: TipAdapter,
+    validation: Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    search_scale: Sequence[float],
+    search_steps: Sequence[int],
+    log=print,
+) -> dict:
+    """Sets the alpha and beta of Tip-Adapter's grid with the best accuracy on `validation`, a tuple of
+    (normalised features, zero-shot logits, labels) of the validation split; with None (no validation split)
+    the initial values stay. Returns how the values were chosen, for results.json."""
+    if validation is None:
+        log("No validation split distinct from test: keeping the initial alpha and beta")
+        return {"source": "no validation split: initial alpha and beta"}
+    normalized_features, zero_shot_logits, labels = validation
+    betas, alphas = tip_search_grid(search_scale, search_steps)
+    alpha, beta, accuracy = search_tip_alpha_beta(
+        zero_shot_logits, adapter.affinity(normalized_features), adapter.values, labels, betas, alphas
+    )
+    adapter.alpha.fill_(alpha)
+    adapter.beta.fill_(beta)
+    log(f"Adapter alpha {alpha:.3f} and beta {beta:.3f} chosen on val (val accuracy {accuracy:.1f}%)")
+    return {"source": "val search", "val_accuracy": accuracy}

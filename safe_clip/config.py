@@ -19,6 +19,35 @@ POOLING_GROUPS = ("positional_embedding", "q_proj", "k_proj", "v_proj", "c_proj"
 DEFAULT_BLEND_GRID = tuple(round(step * 0.05, 2) for step in range(21))
 
 
+# Blocks shared by several trainers' nodes (each trainer still gets its own node).
+_TIP_CACHE = {
+    # Initial Tip-Adapter alpha (-1 = Tip-Adapter's value for the dataset) and beta; the final values are
+    # searched on val.
+    "INIT_ALPHA": -1.0,
+    "INIT_BETA": 1.0,
+    # Search ranges (beta_max, alpha_max); () = Tip-Adapter's value for the dataset.
+    "SEARCH_SCALE": (),
+    # Number of beta and alpha values searched (Tip-Adapter: 200 x 20).
+    "SEARCH_STEPS": (200, 20),
+}
+_TIP_FINE_TUNING = {
+    # Cache fine-tuning (Tip-Adapter-F's recipe): AdamW, cosine annealing per iteration.
+    "LR": 1e-3,
+    "EPS": 1e-4,
+    # Epochs; -1 = Tip-Adapter's default for the dataset (20, EuroSAT 100).
+    "EPOCHS": -1,
+    "BATCH_SIZE": 256,
+}
+_CLIP_ADAPTER_HEAD = {
+    # Bottleneck reduction of the MLP (hidden width = embedding width / REDUCTION) and residual ratio:
+    # f' = RATIO * MLP(f) + (1 - RATIO) * f; 0 is zero-shot CLIP.
+    "REDUCTION": 4,
+    "RATIO": 0.2,
+}
+# Augmented views stored per training image (Tip-Adapter's cache uses 10).
+_VIEWS = 10
+
+
 def _merge_missing(parent: CfgNode, name: str, defaults: dict[str, Any]) -> None:
     """Adds `parent.name` with `defaults`, or only the keys it lacks when the node already exists."""
     if name not in parent:
@@ -102,28 +131,16 @@ def add_safe_a_cfg(cfg: CfgNode) -> None:
         {
             # Adapter on the blended feature: "tip_f" (Tip-Adapter-F), "tip" (training-free) or "clip_adapter".
             "ADAPTER": "tip_f",
-            # Initial Tip-Adapter alpha (-1 = Tip-Adapter's value for the dataset) and beta; the final values
-            # are searched on val.
-            "INIT_ALPHA": -1.0,
-            "INIT_BETA": 1.0,
-            # Search ranges (beta_max, alpha_max); () = Tip-Adapter's value for the dataset.
-            "SEARCH_SCALE": (),
-            # Number of beta and alpha values searched (Tip-Adapter: 200 x 20).
-            "SEARCH_STEPS": (200, 20),
-            # Adapter fine-tuning (Tip-Adapter-F's recipe): AdamW, cosine per iteration.
-            "LR": 1e-3,
-            "EPS": 1e-4,
-            # Epochs; -1 = Tip-Adapter's default for the dataset (20, EuroSAT 100).
-            "EPOCHS": -1,
-            "BATCH_SIZE": 256,
-            # CLIP-Adapter head: bottleneck reduction and residual ratio.
-            "REDUCTION": 4,
-            "RATIO": 0.2,
+            **_TIP_CACHE,
+            **_TIP_FINE_TUNING,
+            # CLIP-Adapter head (ADAPTER clip_adapter only):
+            **_CLIP_ADAPTER_HEAD,
         },
     )
 
 
 def add_coop_cfg(cfg: CfgNode) -> None:
+    """CoOp's own node (CoOp's train.py adds it too; only missing keys are added) plus VIEWS."""
     _merge_missing(
         cfg.TRAINER,
         "COOP",
@@ -133,6 +150,65 @@ def add_coop_cfg(cfg: CfgNode) -> None:
             "CTX_INIT": "",  # initialise the context from these words
             "PREC": "fp16",  # fp16, fp32 or amp
             "CLASS_TOKEN_POSITION": "end",  # end, middle or front
+            # Augmented views stored per training image (image features f0 come from the store, the text encoder
+            # runs on the learned prompts every step); 0 = no store, CoOp's reference path (encoder every step).
+            "VIEWS": _VIEWS,
+        },
+    )
+
+
+def add_linear_probe_cfg(cfg: CfgNode) -> None:
+    _merge_missing(
+        cfg.TRAINER,
+        "LINEAR_PROBE",
+        {
+            # Inverse regularisation strength of the logistic regression; -1 = search it on val (CoOp's lpclip:
+            # the coarse grid, then SEARCH_STEPS bisection steps), a positive number fixes it.
+            "C": -1.0,
+            "C_GRID": (1e6, 1e4, 1e2, 1.0, 1e-2, 1e-4, 1e-6),
+            "SEARCH_STEPS": 8,
+            # C used when the dataset has no validation split distinct from test (ImageNet): never choose on test.
+            "NO_VAL_C": 1.0,
+            # L-BFGS iterations.
+            "MAX_ITER": 1000,
+        },
+    )
+
+
+def add_clip_adapter_cfg(cfg: CfgNode) -> None:
+    _merge_missing(
+        cfg.TRAINER,
+        "CLIP_ADAPTER",
+        {
+            **_CLIP_ADAPTER_HEAD,
+            # Augmented views stored per training image; 0 = no store (encoder on fresh augmentations every step).
+            "VIEWS": _VIEWS,
+        },
+    )
+
+
+def add_tip_adapter_cfg(cfg: CfgNode) -> None:
+    _merge_missing(
+        cfg.TRAINER,
+        "TIP_ADAPTER",
+        {
+            **_TIP_CACHE,
+            # Augmented views per training image; the cache key is their normalised mean (1 or more).
+            "VIEWS": _VIEWS,
+        },
+    )
+
+
+def add_tip_adapter_f_cfg(cfg: CfgNode) -> None:
+    _merge_missing(
+        cfg.TRAINER,
+        "TIP_ADAPTER_F",
+        {
+            **_TIP_CACHE,
+            **_TIP_FINE_TUNING,
+            # Augmented views per training image: their mean makes the cache, and fine-tuning draws one per image
+            # per epoch (1 or more).
+            "VIEWS": _VIEWS,
         },
     )
 
@@ -145,4 +221,8 @@ def extend_cfg(cfg: CfgNode) -> CfgNode:
     add_safe_cfg(cfg)
     add_safe_a_cfg(cfg)
     add_coop_cfg(cfg)
+    add_linear_probe_cfg(cfg)
+    add_clip_adapter_cfg(cfg)
+    add_tip_adapter_cfg(cfg)
+    add_tip_adapter_f_cfg(cfg)
     return cfg

@@ -2,12 +2,20 @@
 never used for any choice (Tip-Adapter-F's released code picks its epoch on test; we do not)."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
 from safe_clip.features import accuracy_percent, class_logits
 from safe_clip.pooling import blend_features
+
+
+def distinct_validation(val_items: Optional[Sequence], test_items: Sequence) -> bool:
+    """Whether the dataset has a validation split to choose on: not empty and not the test split itself (Dassl's
+    ImageNet sets val = test, and choosing on it would be choosing on test)."""
+    if not val_items:
+        return False
+    return [item.impath for item in val_items] != [item.impath for item in test_items]
 
 
 def best_on_grid(candidates: Sequence, score: Callable[[object], float]) -> tuple[object, float]:

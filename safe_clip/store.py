@@ -239,7 +239,24 @@ class StoredViews(Dataset):
         """[views, ...] fp32 entries of item `index`."""
         return torch.stack([self.load(index, view) for view in range(len(self.keys[index]))]).float()
 
+    def tensors(self, device: Optional[torch.device] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every entry at once: ([items, views, ...] fp32, [items] labels), on `device`."""
+        if self.preloaded is not None:
+            entries = self.preloaded.float()
+        else:
+            entries = torch.stack([self.all_views(index) for index in range(len(self))])
+        return entries.to(device), torch.tensor(self.labels, dtype=torch.long, device=device)
+
 
 def entry_bytes(store: TensorStore, request: ViewRequest) -> int:
     tensor = store.get(request.key)
     return tensor.numel() * tensor.element_size()
+
+
+def check_views(views: int, key: str, minimum: int = 0, reason: str = "") -> None:
+    """A UserError unless `views` (the config value `key`) is at least `minimum`; 0 means "no store"."""
+    if views >= minimum:
+        return
+    if minimum <= 0:
+        raise UserError(f"{key} is {views}; use 0 (no store) or a positive number of views")
+    raise UserError(f"{reason or 'this trainer needs stored views'}: set {key} to {minimum} or more")

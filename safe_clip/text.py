@@ -1,4 +1,5 @@
-"""The text classifier shared by every trainer: one normalised text embedding per class."""
+"""CLIP's text side for every trainer: the shared text classifier (one normalised text embedding per class), and
+the text encoder run on token embeddings, for trainers that learn prompt vectors (CoOp)."""
 from __future__ import annotations
 
 import warnings
@@ -41,3 +42,20 @@ def build_text_classifier(
         return per_template[0]
     mean = torch.stack(per_template).mean(dim=0)
     return mean / mean.norm(dim=-1, keepdim=True)
+
+
+def tokenize(texts: Sequence[str]) -> torch.Tensor:
+    """CLIP's token ids [len(texts), 77]."""
+    return clip.tokenize(list(texts))
+
+
+def encode_token_embeddings(clip_model: nn.Module, embeddings: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """CLIP's `encode_text` from token embeddings [N, L, width] instead of token ids: learned prompt vectors go
+    through the same frozen transformer. `tokens` [N, L] locate each sequence's end token (the highest id); for
+    `embeddings = clip_model.token_embedding(tokens)` this is `clip_model.encode_text(tokens)` exactly."""
+    dtype = clip_model.dtype
+    hidden = embeddings.type(dtype) + clip_model.positional_embedding.type(dtype)
+    hidden = clip_model.transformer(hidden.permute(1, 0, 2)).permute(1, 0, 2)  # the transformer is sequence-first
+    hidden = clip_model.ln_final(hidden).type(dtype)
+    end_of_text = hidden[torch.arange(hidden.shape[0], device=hidden.device), tokens.argmax(dim=-1)]
+    return end_of_text @ clip_model.text_projection

@@ -80,3 +80,22 @@ def train_argv(root: Path, output_dir: Path, trainer: str, checkpoint: Path, *ex
         "--output-dir", str(output_dir),
         *tiny_opts(checkpoint, *extra),
     ]
+
+
+def read_results(output_dir: Path) -> dict:
+    """The results.json a run wrote into `output_dir`."""
+    import json
+
+    return json.loads((Path(output_dir) / "results.json").read_text())
+
+
+def build_trainer_from(argv: list[str]):
+    """The trainer train.py would build for `argv` (datasets and trainers registered), without running it."""
+    import datasets  # noqa: F401
+    import train
+    import trainers  # noqa: F401
+    from safe_clip.dassl import build_trainer, set_random_seed
+
+    cfg = train.setup_cfg(train.build_parser().parse_args(argv))
+    set_random_seed(cfg.SEED)
+    return build_trainer(cfg)

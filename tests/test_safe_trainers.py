@@ -1,33 +1,15 @@
 """SAFE and SAFE-A as Dassl trainers, through train.py, on a tiny CLIP and a synthetic EuroSAT folder."""
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, train_argv
+from tests.conftest import REPO_ROOT, build_trainer_from, read_results, train_argv
 
 SHORT_RUN = ("DATASET.NUM_SHOTS", "4", "OPTIM.MAX_EPOCH", "3", "TRAINER.SAFE.VIEWS", "2", "STORE.PRECISION", "fp32")
 SHORT_ADAPTER = ("TRAINER.SAFE_A.EPOCHS", "5", "TRAINER.SAFE_A.SEARCH_STEPS", "(20, 5)")
-
-
-def read_results(output_dir: Path) -> dict:
-    return json.loads((output_dir / "results.json").read_text())
-
-
-def build_trainer_from(argv: list[str]):
-    """The trainer train.py would build for `argv` (datasets and trainers registered), without running it."""
-    import datasets  # noqa: F401
-    import train
-    import trainers  # noqa: F401
-    from safe_clip.dassl import build_trainer, set_random_seed
-
-    cfg = train.setup_cfg(train.build_parser().parse_args(argv))
-    set_random_seed(cfg.SEED)
-    return build_trainer(cfg)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from safe_clip.dassl import TRAINER_REGISTRY, build_lr_scheduler
 from safe_clip.errors import UserError
 from safe_clip.features import class_logits, l2_normalize
 from safe_clip.pooling import SafePooling, anchor_penalty, require_resnet
-from safe_clip.search import search_blend
+from safe_clip.search import distinct_validation, search_blend
+from safe_clip.store import check_views
 from safe_clip.trainer import ClipTrainer
 
 
@@ -26,8 +27,7 @@ class SAFE(ClipTrainer):
             raise UserError(f"TRAINER.SAFE.PREC is {safe_cfg.PREC!r}; use fp16, fp32 or amp")
         if not (safe_cfg.BLEND == -1 or 0 <= safe_cfg.BLEND <= 1):
             raise UserError(f"TRAINER.SAFE.BLEND is {safe_cfg.BLEND}; use a ratio in [0, 1], or -1 to search it on val")
-        if safe_cfg.VIEWS < 0:
-            raise UserError(f"TRAINER.SAFE.VIEWS is {safe_cfg.VIEWS}; use 0 (no store) or a positive number of views")
+        check_views(safe_cfg.VIEWS, "TRAINER.SAFE.VIEWS")
 
     def clip_precision(self):
         return self.cfg.TRAINER.SAFE.PREC
@@ -85,8 +85,7 @@ class SAFE(ClipTrainer):
     @torch.no_grad()
     def validation_pooled(self):
         """(original features, tuned features, labels) of the validation split, or None without a usable one."""
-        dataset = self.dm.dataset
-        if not dataset.val or [item.impath for item in dataset.val] == [item.impath for item in dataset.test]:
+        if not distinct_validation(self.dm.dataset.val, self.dm.dataset.test):
             return None
         self.set_model_mode("eval")
         originals, tuned, labels = [], [], []

@@ -6,14 +6,22 @@ bottleneck MLP); (4) choose Tip-Adapter's alpha and beta on val. TRAINER.SAFE_A.
 (default), `tip` (training-free) or `clip_adapter`. Drop this file beside safe.py in a CoOp-style trainers/.
 """
 import torch
-import torch.nn.functional as F
 
-from safe_clip.adapters import ClipAdapter, TipAdapter, fit_on_views, tip_f_epochs, tip_init_alpha, tip_search_scale
+from safe_clip.adapters import (
+    ClipAdapter,
+    TipAdapter,
+    build_tip_adapter,
+    choose_tip_alpha_beta,
+    fine_tune_adapter,
+    tip_cache_keys,
+    tip_f_epochs,
+    tip_search_scale,
+)
 from safe_clip.dassl import TRAINER_REGISTRY
 from safe_clip.errors import UserError
-from safe_clip.features import class_logits, l2_normalize
+from safe_clip.features import class_logits
 from safe_clip.pooling import blend_features
-from safe_clip.search import search_tip_alpha_beta, tip_search_grid
+from safe_clip.store import check_views
 
 from .safe import SAFE
 
@@ -26,8 +34,7 @@ class SAFE_A(SAFE):
         super().check_cfg(cfg)
         if cfg.TRAINER.SAFE_A.ADAPTER not in ADAPTERS:
             raise UserError(f"TRAINER.SAFE_A.ADAPTER is {cfg.TRAINER.SAFE_A.ADAPTER!r}; use one of {', '.join(ADAPTERS)}")
-        if cfg.TRAINER.SAFE.VIEWS < 1:
-            raise UserError("SAFE-A builds its cache from stored views: set TRAINER.SAFE.VIEWS to 1 or more")
+        check_views(cfg.TRAINER.SAFE.VIEWS, "TRAINER.SAFE.VIEWS", 1, "SAFE-A builds its cache from stored views")
 
     def build_method(self):
         super().build_method()
@@ -36,13 +43,9 @@ class SAFE_A(SAFE):
         if adapter_cfg.ADAPTER == "clip_adapter":
             self.adapter = ClipAdapter(feature_dim, adapter_cfg.REDUCTION, adapter_cfg.RATIO)
         else:
-            self.adapter = TipAdapter(
-                cache_size=len(self.dm.dataset.train_x),
-                feature_dim=feature_dim,
-                num_classes=self.num_classes,
-                learnable_keys=adapter_cfg.ADAPTER == "tip_f",
-                alpha=tip_init_alpha(self.cfg.DATASET.NAME, adapter_cfg.INIT_ALPHA),
-                beta=adapter_cfg.INIT_BETA,
+            self.adapter = build_tip_adapter(
+                len(self.dm.dataset.train_x), feature_dim, self.num_classes, adapter_cfg.ADAPTER == "tip_f",
+                self.cfg.DATASET.NAME, adapter_cfg.INIT_ALPHA, adapter_cfg.INIT_BETA,
             )
         self.adapter.to(self.device)
         self.adapter_choice = {}
@@ -71,7 +74,7 @@ class SAFE_A(SAFE):
         adapter_cfg = self.cfg.TRAINER.SAFE_A
         view_features, labels = self.blended_training_views()
         if isinstance(self.adapter, TipAdapter):
-            self.adapter.set_cache(l2_normalize(view_features.mean(dim=1)), labels)
+            self.adapter.set_cache(tip_cache_keys(view_features), labels)
         if adapter_cfg.ADAPTER != "tip":
             self.fit_adapter(view_features, labels)
         if isinstance(self.adapter, TipAdapter):
@@ -81,43 +84,21 @@ class SAFE_A(SAFE):
         adapter_cfg = self.cfg.TRAINER.SAFE_A
         epochs = tip_f_epochs(self.cfg.DATASET.NAME, adapter_cfg.EPOCHS)
         print(f"Fine-tuning the {adapter_cfg.ADAPTER} adapter for {epochs} epochs")
-        self.adapter.train()
-
-        def batch_loss(features, batch_labels):
-            return F.cross_entropy(self.logits_from_blended(features), batch_labels)
-
-        with torch.enable_grad():
-            fit_on_views(
-                [parameter for parameter in self.adapter.parameters() if parameter.requires_grad],
-                batch_loss, view_features, labels, epochs, adapter_cfg.BATCH_SIZE, adapter_cfg.LR, adapter_cfg.EPS,
-            )
-        self.adapter.eval()
+        fine_tune_adapter(self.adapter, self.logits_from_blended, view_features, labels, epochs=epochs,
+                          batch_size=adapter_cfg.BATCH_SIZE, lr=adapter_cfg.LR, eps=adapter_cfg.EPS)
 
     @torch.no_grad()
     def choose_alpha_beta(self):
         adapter_cfg = self.cfg.TRAINER.SAFE_A
         validation = self.validation_pooled()
-        if validation is None:
-            self.adapter_choice = {"source": "no validation split: initial alpha and beta"}
-            print("No validation split distinct from test: keeping the initial alpha and beta")
-            return
-        original, tuned, labels = validation
-        blended = blend_features(original, tuned, float(self.safe.blend))
-        betas, alphas = tip_search_grid(
-            tip_search_scale(self.cfg.DATASET.NAME, adapter_cfg.SEARCH_SCALE), adapter_cfg.SEARCH_STEPS
+        if validation is not None:
+            original, tuned, labels = validation
+            blended = blend_features(original, tuned, float(self.safe.blend))
+            validation = (blended, class_logits(blended, self.text_classifier, self.logit_scale), labels)
+        self.adapter_choice = choose_tip_alpha_beta(
+            self.adapter, validation, tip_search_scale(self.cfg.DATASET.NAME, adapter_cfg.SEARCH_SCALE),
+            adapter_cfg.SEARCH_STEPS,
         )
-        alpha, beta, accuracy = search_tip_alpha_beta(
-            class_logits(blended, self.text_classifier, self.logit_scale),
-            self.adapter.affinity(blended),
-            self.adapter.values,
-            labels,
-            betas,
-            alphas,
-        )
-        self.adapter.alpha.fill_(alpha)
-        self.adapter.beta.fill_(beta)
-        self.adapter_choice = {"source": "val search", "val_accuracy": accuracy}
-        print(f"Adapter alpha {alpha:.3f} and beta {beta:.3f} chosen on val (val accuracy {accuracy:.1f}%)")
 
     def result_extras(self):
         extras = {**super().result_extras(), "adapter": self.cfg.TRAINER.SAFE_A.ADAPTER}
