@@ -119,12 +119,18 @@ class SafePooling(nn.Module):
 
     def __init__(self, original: nn.Module, tune: Sequence[str] = POOLING_GROUPS, blend: float = 0.5):
         super().__init__()
-        self.pooling = tuned_copy(original, tune)
+        self.tune = check_groups(tune)
+        self.pooling = tuned_copy(original, self.tune)
         # float64, so the value in results.json and the checkpoint's are the same number.
         self.register_buffer("blend", torch.tensor(float(blend), dtype=torch.float64))
 
     def forward(self, dense_maps: torch.Tensor) -> torch.Tensor:
         return self.pooling(dense_maps.float())
+
+    def tuned_parameter_names(self) -> set[str]:
+        """Names (within `pooling`) of the parameters of the tuned groups: what SAFE may train."""
+        tuned = {id(p) for group in self.tune for p in pooling_group_parameters(self.pooling)[group]}
+        return {name for name, parameter in self.pooling.named_parameters() if id(parameter) in tuned}
 
     def blended(self, dense_maps: torch.Tensor, original_features: torch.Tensor) -> torch.Tensor:
         return blend_features(original_features, self(dense_maps), float(self.blend))

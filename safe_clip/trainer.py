@@ -22,11 +22,12 @@ from safe_clip.features import class_logits, l2_normalize
 from safe_clip.engine.checkpoint import save_checkpoint as atomic_save_checkpoint
 from safe_clip.io import atomic_write_json
 from safe_clip.optim import apply_adam_eps
-from safe_clip.store import StoredViews, TensorStore, fill_store, resolve_store_dir, view_requests
+from safe_clip.store import StoredViews, TensorStore, check_views, fill_store, resolve_store_dir, view_requests
 from safe_clip.templates import templates_for_dataset
 from safe_clip.text import build_text_classifier
 
 RESULTS_FILE = "results.json"
+PRECISIONS = ("fp16", "fp32", "amp")
 _GIB = 1024**3
 
 
@@ -35,18 +36,43 @@ class ClipTrainer(TrainerX):
 
     # Which output of the frozen encoder this trainer consumes; the store keeps that stage.
     stage: str = "pooled"
+    # The trainer's node under cfg.TRAINER (e.g. "SAFE"). Its PREC key, when present, sets CLIP's precision on
+    # GPU, and its VIEWS key the stored augmented views per training image (0 = no store: the encoder runs on
+    # fresh augmentations every step).
+    config_node: str = ""
+    # Fewest stored views the trainer works with (1 for trainers that build a cache from them).
+    min_views: int = 0
 
-    # ------------------------------------------------------------------ settings subclasses may override
+    # ------------------------------------------------------------------ settings read from the trainer's node
+    def method_cfg(self, cfg=None):
+        """cfg.TRAINER.<config_node>, or None for a trainer without a node."""
+        cfg = cfg if cfg is not None else self.cfg
+        return cfg.TRAINER.get(self.config_node) if self.config_node else None
+
+    def check_cfg(self, cfg) -> None:
+        node, prefix = self.method_cfg(cfg), f"TRAINER.{self.config_node}"
+        if node is None:
+            return
+        if "PREC" in node and node.PREC not in PRECISIONS:
+            raise UserError(f"{prefix}.PREC is {node.PREC!r}; use one of {', '.join(PRECISIONS)}")
+        if "VIEWS" in node:
+            check_views(node.VIEWS, f"{prefix}.VIEWS", self.min_views,
+                        f"{type(self).__name__} builds its cache from stored views")
+
     def clip_precision(self) -> str:
         """Precision CLIP is loaded in on GPU ("fp16", "fp32" or "amp"); CPU is always fp32."""
-        return "fp16"
+        node = self.method_cfg()
+        return node.PREC if node is not None and "PREC" in node else "fp16"
 
     def train_views(self) -> int:
         """Stored augmented views per training image; 0 = no store, encode fresh augmentations every step."""
-        return 0
+        node = self.method_cfg()
+        return node.VIEWS if node is not None and "VIEWS" in node else 0
 
     def uses_store(self) -> bool:
-        return True
+        """Trainers with a VIEWS setting of 0 run without any store (the reference path); all others use it."""
+        node = self.method_cfg()
+        return self.train_views() > 0 if node is not None and "VIEWS" in node else True
 
     def result_extras(self) -> dict[str, Any]:
         """Method-specific values recorded in results.json (a chosen blend ratio, alpha/beta, ...)."""
@@ -184,6 +210,16 @@ class ClipTrainer(TrainerX):
         for model_name in self.get_model_names():
             names += [f"{model_name}.{name}" for name, p in self._models[model_name].named_parameters() if p.requires_grad]
         return names
+
+    def check_trainable(self, expected: set[str]) -> None:
+        """Fails when the parameters that would train are not exactly the method's (`expected`, named as in
+        `trainable_parameter_names`): a frozen weight that trains silently changes the method."""
+        actual = set(self.trainable_parameter_names())
+        if actual != expected:
+            raise RuntimeError(
+                f"{type(self).__name__}: trainable parameters are not the method's; unexpected "
+                f"{sorted(actual - expected)[:5]}, missing {sorted(expected - actual)[:5]}"
+            )
 
     # ------------------------------------------------------------------ evaluation and results
     @torch.no_grad()

@@ -196,3 +196,12 @@ def test_main_scripts_run_three_seeds_skip_finished_and_rerun_unfinished(tiny_cl
         assert second.stdout.count("(so skip this job)") == 2
         assert f"Unfinished run at {runs / 'seed2'}" in second.stdout
         assert read_results(runs / "seed2")["accuracy"] == accuracies[1]
+
+
+def test_a_frozen_weight_that_would_train_is_caught(tiny_clip_checkpoint, eurosat_root, tmp_path):
+    trainer = build_trainer_from(train_argv(eurosat_root, tmp_path, "SAFE", tiny_clip_checkpoint, *SHORT_RUN))
+    expected = {f"safe.pooling.{name}" for name in trainer.safe.tuned_parameter_names()}
+    trainer.check_trainable(expected)
+    trainer.clip_model.visual.layer4[0].conv1.weight.requires_grad_(True)
+    with pytest.raises(RuntimeError, match=r"unexpected \['clip.visual.layer4.0.conv1.weight'\]"):
+        trainer.check_trainable(expected)

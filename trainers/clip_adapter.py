@@ -12,27 +12,21 @@ import torch.nn.functional as F
 from safe_clip.adapters import ClipAdapter
 from safe_clip.dassl import TRAINER_REGISTRY, build_lr_scheduler
 from safe_clip.errors import UserError
-from safe_clip.store import check_views
 from safe_clip.trainer import ClipTrainer
 
 
 @TRAINER_REGISTRY.register()
 class CLIPAdapter(ClipTrainer):
     stage = "pooled"
+    config_node = "CLIP_ADAPTER"
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         adapter_cfg = cfg.TRAINER.CLIP_ADAPTER
         if adapter_cfg.REDUCTION < 1:
             raise UserError(f"TRAINER.CLIP_ADAPTER.REDUCTION is {adapter_cfg.REDUCTION}; use 1 or more")
         if not 0 <= adapter_cfg.RATIO <= 1:
             raise UserError(f"TRAINER.CLIP_ADAPTER.RATIO is {adapter_cfg.RATIO}; use a ratio in [0, 1]")
-        check_views(adapter_cfg.VIEWS, "TRAINER.CLIP_ADAPTER.VIEWS")
-
-    def train_views(self):
-        return self.cfg.TRAINER.CLIP_ADAPTER.VIEWS
-
-    def uses_store(self):
-        return self.train_views() > 0
 
     def build_method(self):
         adapter_cfg = self.cfg.TRAINER.CLIP_ADAPTER

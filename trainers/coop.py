@@ -15,35 +15,22 @@ from safe_clip.dassl import TRAINER_REGISTRY, build_lr_scheduler
 from safe_clip.errors import UserError
 from safe_clip.features import class_logits, l2_normalize
 from safe_clip.prompts import CLASS_TOKEN_POSITIONS, PromptLearner, prompted_text_features
-from safe_clip.store import check_views
 from safe_clip.trainer import ClipTrainer
-
-PRECISIONS = ("fp16", "fp32", "amp")
 
 
 @TRAINER_REGISTRY.register()
 class CoOp(ClipTrainer):
     stage = "pooled"
+    config_node = "COOP"
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         coop_cfg = cfg.TRAINER.COOP
-        if coop_cfg.PREC not in PRECISIONS:
-            raise UserError(f"TRAINER.COOP.PREC is {coop_cfg.PREC!r}; use one of {', '.join(PRECISIONS)}")
         if coop_cfg.CLASS_TOKEN_POSITION not in CLASS_TOKEN_POSITIONS:
             raise UserError(f"TRAINER.COOP.CLASS_TOKEN_POSITION is {coop_cfg.CLASS_TOKEN_POSITION!r}; "
                             f"use one of {', '.join(CLASS_TOKEN_POSITIONS)}")
         if coop_cfg.N_CTX < 1 and not coop_cfg.CTX_INIT:
             raise UserError(f"TRAINER.COOP.N_CTX is {coop_cfg.N_CTX}; use 1 or more context tokens")
-        check_views(coop_cfg.VIEWS, "TRAINER.COOP.VIEWS")
-
-    def clip_precision(self):
-        return self.cfg.TRAINER.COOP.PREC
-
-    def train_views(self):
-        return self.cfg.TRAINER.COOP.VIEWS
-
-    def uses_store(self):
-        return self.train_views() > 0
 
     def build_method(self):
         coop_cfg = self.cfg.TRAINER.COOP

@@ -13,30 +13,19 @@ from safe_clip.errors import UserError
 from safe_clip.features import class_logits, l2_normalize
 from safe_clip.pooling import SafePooling, anchor_penalty, require_resnet
 from safe_clip.search import distinct_validation, search_blend
-from safe_clip.store import check_views
 from safe_clip.trainer import ClipTrainer
 
 
 @TRAINER_REGISTRY.register()
 class SAFE(ClipTrainer):
     stage = "dense"
+    config_node = "SAFE"
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         safe_cfg = cfg.TRAINER.SAFE
-        if safe_cfg.PREC not in ("fp16", "fp32", "amp"):
-            raise UserError(f"TRAINER.SAFE.PREC is {safe_cfg.PREC!r}; use fp16, fp32 or amp")
         if not (safe_cfg.BLEND == -1 or 0 <= safe_cfg.BLEND <= 1):
             raise UserError(f"TRAINER.SAFE.BLEND is {safe_cfg.BLEND}; use a ratio in [0, 1], or -1 to search it on val")
-        check_views(safe_cfg.VIEWS, "TRAINER.SAFE.VIEWS")
-
-    def clip_precision(self):
-        return self.cfg.TRAINER.SAFE.PREC
-
-    def train_views(self):
-        return self.cfg.TRAINER.SAFE.VIEWS
-
-    def uses_store(self):
-        return self.train_views() > 0
 
     def build_method(self):
         safe_cfg = self.cfg.TRAINER.SAFE
@@ -48,6 +37,7 @@ class SAFE(ClipTrainer):
         optimizer = self.build_adam_family_optimizer(trainable, self.cfg.OPTIM)
         scheduler = build_lr_scheduler(optimizer, self.cfg.OPTIM)
         self.register_model("safe", self.safe, optimizer, scheduler)
+        self.check_trainable({f"safe.pooling.{name}" for name in self.safe.tuned_parameter_names()})
 
     # ------------------------------------------------------------------ training
     def forward_backward(self, batch):

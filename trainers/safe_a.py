@@ -21,7 +21,6 @@ from safe_clip.dassl import TRAINER_REGISTRY
 from safe_clip.errors import UserError
 from safe_clip.features import class_logits
 from safe_clip.pooling import blend_features
-from safe_clip.store import check_views
 
 from .safe import SAFE
 
@@ -30,11 +29,12 @@ ADAPTERS = ("tip_f", "tip", "clip_adapter")
 
 @TRAINER_REGISTRY.register()
 class SAFE_A(SAFE):
+    min_views = 1  # the cache is built from stored views
+
     def check_cfg(self, cfg):
         super().check_cfg(cfg)
         if cfg.TRAINER.SAFE_A.ADAPTER not in ADAPTERS:
             raise UserError(f"TRAINER.SAFE_A.ADAPTER is {cfg.TRAINER.SAFE_A.ADAPTER!r}; use one of {', '.join(ADAPTERS)}")
-        check_views(cfg.TRAINER.SAFE.VIEWS, "TRAINER.SAFE.VIEWS", 1, "SAFE-A builds its cache from stored views")
 
     def build_method(self):
         super().build_method()
@@ -51,6 +51,10 @@ class SAFE_A(SAFE):
         self.adapter_choice = {}
         # The adapter trains in its own stage with its own optimizer; registered for checkpoints and modes.
         self.register_model("adapter", self.adapter)
+        self.check_trainable(
+            {f"safe.pooling.{name}" for name in self.safe.tuned_parameter_names()}
+            | {f"adapter.{name}" for name, parameter in self.adapter.named_parameters() if parameter.requires_grad}
+        )
 
     def model_inference(self, dense_maps):
         return self.logits_from_blended(self.blended_features(dense_maps))

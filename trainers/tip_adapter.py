@@ -14,7 +14,6 @@ from safe_clip.dassl import TRAINER_REGISTRY
 from safe_clip.errors import UserError
 from safe_clip.features import class_logits, l2_normalize
 from safe_clip.search import distinct_validation
-from safe_clip.store import check_views
 from safe_clip.trainer import ClipTrainer
 
 
@@ -23,14 +22,12 @@ class TipAdapter(ClipTrainer):
     stage = "pooled"
     # The config node under TRAINER, and whether the cache keys train.
     config_node = "TIP_ADAPTER"
+    min_views = 1
     learnable_keys = False
 
-    def node(self, cfg=None):
-        return (cfg or self.cfg).TRAINER[self.config_node]
-
     def check_cfg(self, cfg):
-        tip_cfg, prefix = self.node(cfg), f"TRAINER.{self.config_node}"
-        check_views(tip_cfg.VIEWS, f"{prefix}.VIEWS", 1, f"{type(self).__name__} builds its cache from stored views")
+        super().check_cfg(cfg)
+        tip_cfg, prefix = self.method_cfg(cfg), f"TRAINER.{self.config_node}"
         if len(tip_cfg.SEARCH_SCALE) not in (0, 2):
             raise UserError(f"{prefix}.SEARCH_SCALE is {tip_cfg.SEARCH_SCALE}; give [beta_max, alpha_max], or [] "
                             f"for Tip-Adapter's range for the dataset")
@@ -38,11 +35,8 @@ class TipAdapter(ClipTrainer):
             raise UserError(f"{prefix}.SEARCH_STEPS is {tip_cfg.SEARCH_STEPS}; give [beta_steps, alpha_steps], "
                             f"both 1 or more")
 
-    def train_views(self):
-        return self.node().VIEWS
-
     def build_method(self):
-        tip_cfg = self.node()
+        tip_cfg = self.method_cfg()
         self.adapter = adapters.build_tip_adapter(
             len(self.dm.dataset.train_x), self.text_classifier.shape[1], self.num_classes, self.learnable_keys,
             self.cfg.DATASET.NAME, tip_cfg.INIT_ALPHA, tip_cfg.INIT_BETA,
@@ -67,8 +61,8 @@ class TipAdapter(ClipTrainer):
         self.fit_cache(view_features, labels)
         self.adapter.eval()
         self.adapter_choice = adapters.choose_tip_alpha_beta(
-            self.adapter, self.validation(), adapters.tip_search_scale(self.cfg.DATASET.NAME, self.node().SEARCH_SCALE),
-            self.node().SEARCH_STEPS,
+            self.adapter, self.validation(), adapters.tip_search_scale(self.cfg.DATASET.NAME, self.method_cfg().SEARCH_SCALE),
+            self.method_cfg().SEARCH_STEPS,
         )
 
     def fit_cache(self, view_features, labels):
@@ -96,7 +90,7 @@ class TipAdapterF(TipAdapter):
     learnable_keys = True
 
     def fit_cache(self, view_features, labels):
-        tip_cfg = self.node()
+        tip_cfg = self.method_cfg()
         epochs = adapters.tip_f_epochs(self.cfg.DATASET.NAME, tip_cfg.EPOCHS)
         print(f"Fine-tuning the cache keys for {epochs} epochs")
         adapters.fine_tune_adapter(self.adapter, self.logits_from_normalized, view_features, labels, epochs=epochs,
