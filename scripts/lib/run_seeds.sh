@@ -4,7 +4,9 @@
 #
 # Usage (from a main.sh): run_seeds TRAINER DATASET SHOTS [KEY VALUE ...]
 # Environment: DATA (default ./data), OUTPUT (default ./output), CFG (trainer config, default rn50),
-#              SEEDS (default "1 2 3"), PYTHON (default python).
+#              SEEDS (default "1 2 3"), PYTHON (default python), TAG (a sub-folder for runs whose KEY VALUE
+#              settings differ, e.g. TAG=nctx4_cscTrue; without it such runs share a folder and a finished
+#              seed is skipped whatever its settings).
 set -euo pipefail
 
 run_seeds() {
@@ -38,7 +40,7 @@ run_seeds() {
         exit 2
     fi
 
-    local runs_dir=${output}/${dataset}/${trainer}/${cfg}_${shots}shots
+    local runs_dir=${output}/${dataset}/${trainer}/${cfg}_${shots}shots${TAG:+/${TAG}}
     local seed dir
     for seed in ${SEEDS:-1 2 3}; do
         dir=${runs_dir}/seed${seed}
