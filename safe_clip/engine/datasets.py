@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import random
 import tarfile
 import zipfile
 from collections import defaultdict
@@ -180,19 +179,11 @@ class DatasetBase:
             return data_sources[0] if len(data_sources) == 1 else data_sources
 
         print(f"Creating a {num_shots}-shot dataset")
-        output = [self._sample_shots(data_source, num_shots, repeat) for data_source in data_sources]
-        return output[0] if len(output) == 1 else output
+        # The one implementation of Dassl's per-label sampling, shared with the dataset helpers.
+        from safe_clip.data.fewshot import sample_few_shot
 
-    def _sample_shots(self, data_source: list[Datum], num_shots: int, repeat: bool) -> list[Datum]:
-        picked: list[Datum] = []
-        for items in self.split_dataset_by_label(data_source).values():
-            if len(items) >= num_shots:
-                picked.extend(random.sample(items, num_shots))
-            elif repeat:
-                picked.extend(random.choices(items, k=num_shots))
-            else:
-                picked.extend(items)
-        return picked
+        output = [sample_few_shot(data_source, num_shots, repeat) for data_source in data_sources]
+        return output[0] if len(output) == 1 else output
 
     def split_dataset_by_label(self, data_source: Sequence[Datum]) -> defaultdict[int, list[Datum]]:
         """{label: items}, labels in order of first appearance, items in their original order."""
